@@ -1,0 +1,1 @@
+"""Building blocks of the stack: pure planning modules and Pulumi components."""
