@@ -26,6 +26,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.errors import InputError
+from components.settings import DeckSettings
 
 # Objects that others depend on come first, as `kubectl apply -f` wants them.
 _KIND_ORDER = (
@@ -63,6 +64,7 @@ class Rendering:
     stack: str
     resources: tuple[RenderedResource, ...]
     outputs: dict[str, Any]
+    decks: Path
 
     def kubernetes_objects(self) -> list[dict[str, Any]]:
         """Return the Kubernetes objects in apply order."""
@@ -190,7 +192,13 @@ def render(
     finally:
         os.chdir(previous)
     resources = tuple(sorted(recorder.resources, key=lambda r: (r.type, r.name)))
-    return Rendering(stack=stack, resources=resources, outputs=_plain(outputs or {}))
+    deck_settings = json.loads(config.get(f"{project}:decks", "{}"))
+    return Rendering(
+        stack=stack,
+        resources=resources,
+        outputs=_plain(outputs or {}),
+        decks=folder / deck_settings.get("path", DeckSettings().path),
+    )
 
 
 def _run_program(path: str) -> None:
@@ -210,12 +218,19 @@ def main(argv: list[str] | None = None) -> int:
         "--json", action="store_true", help="print every resource as JSON"
     )
     parser.add_argument("--decks", type=Path, help="render with another decks folder")
+    parser.add_argument(
+        "--check-policies", action="store_true", help="check policy/ rules instead"
+    )
     args = parser.parse_args(argv)
     try:
         rendering = render(args.stack, decks=args.decks)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.check_policies:
+        from tools import policy_check
+
+        return policy_check.report(policy_check.check(rendering), stack=args.stack)
     if args.json:
         json.dump(rendering.as_json(), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
