@@ -13,7 +13,7 @@ from components.namespace import SimulationNamespace
 from components.naming import standard_labels
 from components.plan import plan_stack
 from components.settings import load_settings
-from components.simulation import SimulationCase
+from components.simulation import Simulations
 from components.stack_config import aws_region, project_config
 
 project = pulumi.get_project()
@@ -61,24 +61,23 @@ access = BucketAccess(
     labels=labels,
     tags=tags,
 )
-decks = {
-    deck_plan.deck.name: DeckStore(
-        f"deck-{deck_plan.deck.label}",
-        plan=deck_plan,
-        namespace=namespace.name,
-        labels=labels,
-        bucket=bucket.name if plan.manages_bucket else None,
-    )
-    for deck_plan in plan.decks
-}
-for case_plan in plan.cases:
-    SimulationCase(
-        f"case-{case_plan.case.name}",
-        plan=case_plan,
-        settings=settings,
-        namespace=namespace.name,
-        depends_on=[access, *decks[case_plan.case.deck].resources],
-    )
+decks = DeckStore(
+    "decks",
+    decks=plan.decks,
+    namespace=namespace.name,
+    labels=labels,
+    bucket=bucket.name if plan.manages_bucket else None,
+)
+Simulations(
+    "cases",
+    cases=plan.cases,
+    settings=settings,
+    namespace=namespace.name,
+    needs={
+        case.case.name: [*access.ready, *decks.resources[case.case.deck]]
+        for case in plan.cases
+    },
+)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("bucket", bucket.name)

@@ -15,6 +15,7 @@ class BucketAccess(pulumi.ComponentResource):
     """A ServiceAccount whose pods may write only under the stack's bucket prefix."""
 
     service_account: pulumi.Output[str]
+    ready: list[pulumi.Resource]
 
     def __init__(
         self,
@@ -33,6 +34,7 @@ class BucketAccess(pulumi.ComponentResource):
         super().__init__("clarissa:sim:BucketAccess", name, None, opts)
 
         annotations: dict[str, pulumi.Input[str]] = {}
+        self.ready = []
         irsa = settings.irsa
         if irsa is not None:
             subject = (
@@ -51,7 +53,7 @@ class BucketAccess(pulumi.ComponentResource):
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            aws.iam.RolePolicy(
+            policy = aws.iam.RolePolicy(
                 f"{name}-bucket-policy",
                 role=role.id,
                 policy=pulumi.Output.from_input(bucket_arn).apply(
@@ -60,6 +62,7 @@ class BucketAccess(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             annotations["eks.amazonaws.com/role-arn"] = role.arn
+            self.ready.append(policy)
 
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
@@ -73,6 +76,7 @@ class BucketAccess(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.service_account = account.metadata.name
+        self.ready.append(account)
         self.register_outputs({"serviceAccount": self.service_account})
 
 

@@ -1,4 +1,4 @@
-"""Delivers a deck folder to pods: an immutable ConfigMap, or objects staged in S3."""
+"""Delivers deck folders to pods: immutable ConfigMaps, or objects staged in S3."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from components.plan import DeckPlan
 
 
 class DeckStore(pulumi.ComponentResource):
-    """Holds one deck's files where its cases' pods can read them."""
+    """Holds every deck's files where its cases' pods can read them."""
 
-    resources: list[pulumi.Resource]
+    resources: dict[str, list[pulumi.Resource]]
 
     def __init__(
         self,
         name: str,
         *,
-        plan: DeckPlan,
+        decks: tuple[DeckPlan, ...],
         namespace: pulumi.Input[str],
         labels: dict[str, str],
         bucket: pulumi.Input[str] | None,
@@ -28,24 +28,23 @@ class DeckStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("clarissa:sim:DeckStore", name, None, opts)
 
-        if plan.config_map is not None:
-            self.resources = [self._config_map(name, plan, namespace, labels)]
-        else:
-            self.resources = self._staged_objects(name, plan, bucket)
-            pulumi.log.info(
-                f"deck {plan.deck.name} ({plan.deck.payload_bytes} bytes) is too large "
-                f"for a ConfigMap; staged at {plan.staged_prefix}",
-                resource=self,
-            )
+        self.resources = {}
+        for plan in decks:
+            if plan.config_map is not None:
+                stored = [self._config_map(plan, namespace, labels)]
+            else:
+                stored = self._staged_objects(plan, bucket)
+                pulumi.log.info(
+                    f"deck {plan.deck.name} ({plan.deck.payload_bytes} bytes) is too "
+                    f"large for a ConfigMap; staged at {plan.staged_prefix}",
+                    resource=self,
+                )
+            self.resources[plan.deck.name] = stored
 
         self.register_outputs({})
 
     def _config_map(
-        self,
-        name: str,
-        plan: DeckPlan,
-        namespace: pulumi.Input[str],
-        labels: dict[str, str],
+        self, plan: DeckPlan, namespace: pulumi.Input[str], labels: dict[str, str]
     ) -> pulumi.Resource:
         data: dict[str, str] = {}
         binary: dict[str, str] = {}
@@ -56,7 +55,7 @@ class DeckStore(pulumi.ComponentResource):
             else:
                 binary[file.key] = base64.b64encode(content).decode("ascii")
         config_map: pulumi.Resource = k8s.core.v1.ConfigMap(
-            f"{name}-files",
+            f"deck-{plan.deck.label}-files",
             metadata={
                 "name": plan.config_map,
                 "namespace": namespace,
@@ -72,13 +71,14 @@ class DeckStore(pulumi.ComponentResource):
         return config_map
 
     def _staged_objects(
-        self, name: str, plan: DeckPlan, bucket: pulumi.Input[str] | None
+        self, plan: DeckPlan, bucket: pulumi.Input[str] | None
     ) -> list[pulumi.Resource]:
-        assert plan.staged_prefix is not None and bucket is not None
+        if plan.staged_prefix is None or bucket is None:
+            raise ValueError("a staged deck needs a managed bucket")
         key_prefix = plan.staged_prefix.split("/", 3)[3]
         return [
             aws.s3.BucketObjectv2(
-                f"{name}-{file.key}",
+                f"deck-{plan.deck.label}-{file.key}",
                 bucket=bucket,
                 key=f"{key_prefix}{file.relative_path}",
                 source=pulumi.FileAsset(str(file.path)),

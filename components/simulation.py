@@ -1,4 +1,4 @@
-"""One simulation case: its output volume claim and the Job that runs it."""
+"""The simulation cases: each one's output volume claim and the Job that runs it."""
 
 from __future__ import annotations
 
@@ -11,48 +11,53 @@ from components.plan import CasePlan
 from components.settings import StackSettings
 
 
-class SimulationCase(pulumi.ComponentResource):
-    """Runs one case as a Job and, with PVC output, keeps its output claim."""
+class Simulations(pulumi.ComponentResource):
+    """Runs every case as a Job and, with PVC output, keeps each case's claim.
 
-    job_name: pulumi.Output[str]
+    One component holds all cases: a component per case would double the
+    resources the engine tracks for large case sets without adding anything
+    a user acts on.
+    """
+
+    job_names: dict[str, pulumi.Output[str]]
 
     def __init__(
         self,
         name: str,
         *,
-        plan: CasePlan,
+        cases: tuple[CasePlan, ...],
         settings: StackSettings,
         namespace: pulumi.Input[str],
-        depends_on: list[pulumi.Resource],
+        needs: dict[str, list[pulumi.Resource]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("clarissa:sim:Case", name, None, opts)
+        super().__init__("clarissa:sim:Simulations", name, None, opts)
 
-        labels = plan.job["metadata"]["labels"]
-        needs = list(depends_on)
-        if plan.output_claim is not None:
-            needs.append(self._claim(name, plan, settings, namespace, labels))
+        self.job_names = {}
+        for plan in cases:
+            case = plan.case.name
+            depends_on = list(needs.get(case, []))
+            if plan.output_claim is not None:
+                depends_on.append(self._claim(plan, settings, namespace))
+            job = k8s.batch.v1.Job(
+                f"case-{case}-job",
+                metadata={**plan.job["metadata"], "namespace": namespace},
+                spec=plan.job["spec"],
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=depends_on,
+                    custom_timeouts=_job_timeouts(settings),
+                ),
+            )
+            self.job_names[case] = job.metadata.name
 
-        job = k8s.batch.v1.Job(
-            f"{name}-job",
-            metadata={**plan.job["metadata"], "namespace": namespace},
-            spec=plan.job["spec"],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=needs,
-                custom_timeouts=_job_timeouts(settings),
-            ),
-        )
-        self.job_name = job.metadata.name
-        self.register_outputs({"job": self.job_name})
+        self.register_outputs({})
 
     def _claim(
         self,
-        name: str,
         plan: CasePlan,
         settings: StackSettings,
         namespace: pulumi.Input[str],
-        labels: dict[str, str],
     ) -> pulumi.Resource:
         output = settings.output
         spec: dict[str, Any] = {
@@ -62,11 +67,11 @@ class SimulationCase(pulumi.ComponentResource):
         if output.storage_class is not None:
             spec["storageClassName"] = output.storage_class
         claim: pulumi.Resource = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-output",
+            f"case-{plan.case.name}-output",
             metadata={
                 "name": plan.output_claim,
                 "namespace": namespace,
-                "labels": labels,
+                "labels": plan.job["metadata"]["labels"],
                 # Claims of WaitForFirstConsumer classes bind only once the
                 # Job's pod is scheduled, which is after this resource.
                 "annotations": {"pulumi.com/skipAwait": "true"},

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import csv
-import shutil
-import socket
 import subprocess
 import sys
 import types
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import numpy as np
 import pytest
 import resfo
-from moto.server import ThreadedMotoServer
 
+from tests.conftest import require_binary
 from tools import results, summary
 
 REPO = Path(__file__).resolve().parents[1]
-DECK = Path("/work/shared/decks/spe1/SPE1CASE1.DATA")
-if not DECK.is_file():
-    DECK = REPO / "decks" / "spe1" / "SPE1CASE1.DATA"
+DECK = REPO / "decks" / "spe1" / "SPE1CASE1.DATA"
 
 # The stock SPE1 deck asks for no field totals nor FPR; the table and plot are
 # about those, so the test run asks for them as well.
@@ -34,8 +28,7 @@ FIELD_VECTORS += ["FGPR", "FWPR", "FWIR", "FGIR"]
 @pytest.fixture(scope="session")
 def spe1_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the SPE1 deck and Flow's output of it in output/."""
-    if shutil.which("flow") is None:
-        pytest.skip("OPM Flow ('flow') is not on PATH")
+    require_binary("flow")
     run = tmp_path_factory.mktemp("spe1")
     deck = DECK.read_text()
     extra = "\n".join(FIELD_VECTORS)
@@ -230,32 +223,6 @@ def test_results_uri_prefers_the_pulumi_cli(
     pulumi.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert results.results_uri("qa", "spe1") == "s3://b/qa/spe1/"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """URL of a moto S3 server on loopback, with fake credentials in the env."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    # moto keeps buckets in-process across servers; start each test empty.
-    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
-    try:
-        yield url
-    finally:
-        server.stop()
 
 
 @pytest.mark.simulator

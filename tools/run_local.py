@@ -27,18 +27,25 @@ from components.podspec import FETCHER, SIMULATOR, UPLOADER
 from tools.render import Rendering, render
 
 _SUPPORTED_VOLUMES = {"configMap", "emptyDir", "persistentVolumeClaim"}
-_SHELL_WORDS = {
-    "until", "while", "for", "do", "done", "if", "then", "else", "fi", "exec",
-    "echo", "exit", "test", "[", "true", "false", "set", "export", "cd", "status",
+# Shell words that come before the program a simple command runs, and shell
+# builtins, after which nothing else runs.
+_LEADING_WORDS = {"until", "while", "do", "then", "else", "elif", "if", "exec", "!"}
+_BUILTINS = {
+    "done", "fi", "echo", "exit", "test", "[", "true", "false", "set", "export",
+    "cd", "return", "shift", "wait", "trap", "read", ":",
 }  # fmt: skip
-_COMMAND_WORD = re.compile(r"(?:^|[;&|]|\bexec|\bdo|\bthen)\s*([A-Za-z][\w.+-]*)\b(?!=)")
+_PROGRAM = re.compile(r"^[A-Za-z][\w.+-]*$")
+_SEPARATORS = re.compile(r"[;&|\n]+")
 _INSTALL_HINTS = {
     "flow": "install OPM Flow: apt-get install libopm-simulators-bin",
     "aws": "install the AWS CLI into the venv: pip install -r requirements-dev.txt",
     "sh": "install a POSIX shell: apt-get install dash",
 }
-_STEP = re.compile(r"report step\s+(\d+)/(\d+)", re.IGNORECASE)
-_DONE_STEP = re.compile(r"Complete report step\s+(\d+)", re.IGNORECASE)
+# While simulating, flow starts each report step with "Report step  N/M at
+# day ...": N steps of M are then done. (It also prints report steps while it
+# reads the schedule, before any simulation; those lines are not progress.)
+_STEP = re.compile(r"^Report step\s+(\d+)/(\d+) at day")
+_END = re.compile(r"=+\s+End of simulation\s+=+")
 
 
 @dataclass
@@ -50,14 +57,14 @@ class Progress:
 
     def update(self, line: str) -> bool:
         """Read one output line; tell whether a report step just completed."""
-        started = _STEP.search(line)
-        if started is not None:
-            self.total = int(started.group(2))
-        completed = _DONE_STEP.search(line)
-        if completed is None:
-            return False
-        self.done = int(completed.group(1))
-        return True
+        step = _STEP.search(line)
+        if step is not None:
+            self.done, self.total = int(step.group(1)), int(step.group(2))
+            return self.done > 0
+        if _END.search(line) and self.total is not None:
+            self.done = self.total
+            return True
+        return False
 
 
 @dataclass
@@ -190,9 +197,14 @@ def command_words(container: dict[str, Any]) -> list[str]:
     argv = [*container.get("command", []), *container.get("args", [])]
     words = [argv[0]] if argv else []
     if len(argv) >= 3 and argv[1] == "-c":
-        words += [
-            word for word in _COMMAND_WORD.findall(argv[2]) if word not in _SHELL_WORDS
-        ]
+        for command in _SEPARATORS.split(argv[2]):
+            # Skip shell keywords and builtins to reach the program a simple
+            # command runs; an assignment runs nothing.
+            tokens = command.split()
+            while tokens and tokens[0] in _LEADING_WORDS:
+                tokens.pop(0)
+            if tokens and tokens[0] not in _BUILTINS and _PROGRAM.match(tokens[0]):
+                words.append(tokens[0])
     return list(dict.fromkeys(words))
 
 
