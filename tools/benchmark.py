@@ -164,18 +164,9 @@ def _prepare(folder: Path, cases: int) -> None:
 
 
 def _child(kind: str, cases: int, folder: Path) -> dict[str, float]:
+    command = [sys.executable, "-m", "tools.benchmark", "--one", kind]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.benchmark",
-            "--one",
-            kind,
-            "--cases",
-            str(cases),
-            "--folder",
-            str(folder),
-        ],  # fmt: skip
+        [*command, "--cases", str(cases), "--folder", str(folder)],
         cwd=REPO,
         capture_output=True,
         text=True,

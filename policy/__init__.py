@@ -1,0 +1,1 @@
+"""The clarissa CrossGuard pack; `policy.rules` also serves the offline check."""

@@ -1,0 +1,83 @@
+"""The clarissa CrossGuard policy pack: the rules of rules.py as Pulumi policies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# The CLI runs this folder as a script, with the folder itself on sys.path.
+import rules
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+PACK_NAME = "clarissa"
+_LEVELS = {
+    "mandatory": EnforcementLevel.MANDATORY,
+    "advisory": EnforcementLevel.ADVISORY,
+}
+
+
+def policies() -> list[Policy]:
+    """Return one CrossGuard policy per rule, at the rule's enforcement level."""
+    built: list[Policy] = []
+    for rule in rules.RULES:
+        if isinstance(rule, rules.StackRule):
+            built.append(
+                StackValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=_stack_validation(rule),
+                    enforcement_level=_LEVELS[rule.level],
+                )
+            )
+        else:
+            built.append(
+                ResourceValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=_resource_validation(rule),
+                    enforcement_level=_LEVELS[rule.level],
+                )
+            )
+    return built
+
+
+def _resource_validation(
+    rule: rules.ResourceRule,
+) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        for message in rule.check(args.resource_type, args.props):
+            report(message, None)
+
+    return validate
+
+
+def _stack_validation(
+    rule: rules.StackRule,
+) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        urns: dict[tuple[str, str], str] = {}
+        resources: list[tuple[str, str, Mapping[str, Any]]] = []
+        for resource in args.resources:
+            urns.setdefault((resource.resource_type, resource.name), resource.urn)
+            resources.append((resource.resource_type, resource.name, resource.props))
+        for finding in rule.check(resources):
+            report(
+                finding.message,
+                urns.get((finding.resource_type, finding.resource_name)),
+            )
+
+    return validate
+
+
+if __name__ == "__main__":
+    # PolicyPack serves the analyzer and does not return.
+    PolicyPack(name=PACK_NAME, policies=policies())
