@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
 import shutil
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 import resfo
 
-from tests.conftest import REPO, require_binary
+from tests.conftest import REPO, ProjectFactory, require_binary, stack_file
 from tools import run_local
+from tools.render import render
 
 pytestmark = pytest.mark.simulator
 
@@ -211,3 +213,23 @@ def test_programs_named_by_a_container_script_are_found() -> None:
         ]
     }
     assert run_local.command_words(container) == ["sh", "sleep", "aws"]
+
+
+def test_a_staged_deck_is_laid_out_where_its_init_container_would_put_it(
+    tmp_path: Path, project: ProjectFactory
+) -> None:
+    config = copy.deepcopy(stack_file("dev")["config"])
+    config["clarissa:decks"] = {"configMapMaxBytes": 20000}
+    rendering = render("dev", project_dir=project(config=config))
+    job = run_local.find_job(rendering, "spe1case1")
+    pod = job["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["fetch-deck"]
+    notes = run_local.lay_out(
+        pod, rendering, workdir=tmp_path / "run", deck_folder=rendering.decks / "spe1"
+    )
+    assert notes == [
+        f"laid out staged deck {rendering.decks / 'spe1'} at {tmp_path / 'run/deck'}"
+    ]
+    assert (tmp_path / "run/deck/SPE1CASE1.DATA").read_bytes() == (
+        REPO / "decks/spe1/SPE1CASE1.DATA"
+    ).read_bytes()

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from components.errors import InputError
 from components.naming import LABEL_PREFIX
-from components.podspec import FETCHER, SIMULATOR, UPLOADER
+from components.podspec import FETCHER, SCRATCH_DIR, SIMULATOR, UPLOADER
 from tools.render import Rendering, render
 
 _SUPPORTED_VOLUMES = {"configMap", "emptyDir", "persistentVolumeClaim"}
@@ -156,7 +156,7 @@ def lay_out(
         for container in pod.get("initContainers", [])
         if container["name"] == FETCHER
         for mount in container.get("volumeMounts", [])
-        if mount["name"] != "tmp"
+        if mount["name"] != SCRATCH_DIR
     }
     for volume in pod.get("volumes", []):
         name = volume["name"]
