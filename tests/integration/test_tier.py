@@ -51,6 +51,8 @@ class Project:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "KUBECONFIG": kubeconfig,
+            # The policy pack runs with the python3 it finds first on PATH.
+            "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
         }
 
     def pulumi(
@@ -208,6 +210,30 @@ def test_preview_lists_every_resource_the_offline_render_lists(
     rendered = {(r.type, r.name) for r in project.render().resources}
     assert planned == rendered
     assert all(step["op"] == "create" for step in _steps(preview) if step["urn"])
+
+
+def test_policy_pack_passes_a_real_preview(project: Project) -> None:
+    done = project.pulumi("preview", "--policy-pack", str(REPO / "policy"))
+    _, _, report = done.stdout.partition("Policies:")
+    assert "✅ clarissa@" in report
+    assert "mandatory" not in report.lower()
+
+
+def test_policy_pack_stops_a_preview_with_a_floating_image(project: Project) -> None:
+    stack_path = project.folder / f"Pulumi.{STACK}.yaml"
+    original = stack_path.read_text()
+    document = yaml.safe_load(original)
+    document["config"]["clarissa:image"]["tag"] = "latest"
+    stack_path.write_text(yaml.safe_dump(document))
+    try:
+        done = project.pulumi(
+            "preview", "--policy-pack", str(REPO / "policy"), check=False
+        )
+    finally:
+        stack_path.write_text(original)
+    assert done.returncode != 0
+    assert "image-pinned" in done.stdout
+    assert "mandatory" in done.stdout
 
 
 def test_up_creates_the_objects_and_the_jobs_complete(project: Project) -> None:

@@ -9,7 +9,8 @@
 // the published sdk/v3 module (copied next to this binary by build.sh), using
 // the same toolchain resolution (Pulumi.yaml runtime options `virtualenv`,
 // `toolchain`) as the real host. Everything else (pulumi new/install/about,
-// conformance, codegen) answers Unimplemented. It reports no required plugins,
+// conformance, codegen) answers Unimplemented, but RunPlugin runs Python policy
+// packs (`pulumi preview --policy-pack`). It reports no required plugins,
 // so providers are loaded on demand (from PATH or ~/.pulumi/plugins).
 package main
 
@@ -22,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -237,4 +239,69 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 		}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin starts a Python policy pack the way Pulumi's own host does: the
+// pack's folder is the program, run by pulumi.policy with the engine address.
+func (h *pythonHost) RunPlugin(req *pulumirpc.RunPluginRequest,
+	server pulumirpc.LanguageRuntime_RunPluginServer,
+) error {
+	info := req.GetInfo()
+	if info == nil {
+		info = &pulumirpc.ProgramInfo{
+			RootDirectory:    req.GetPwd(),
+			ProgramDirectory: req.GetProgram(),
+			EntryPoint:       ".",
+		}
+	}
+	tc, err := resolveToolchain(info)
+	if err != nil {
+		return err
+	}
+	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+	args = append(args, info.GetProgramDirectory())
+	cmd, err := tc.Command(server.Context(), args...)
+	if err != nil {
+		return fmt.Errorf("could not find python: %w", err)
+	}
+	cmd.Env = append(os.Environ(), req.GetEnv()...)
+	cmd.Dir = req.GetPwd()
+	// One lock for both writers: a gRPC stream takes one Send at a time.
+	var mu sync.Mutex
+	cmd.Stdout = &streamWriter{mu: &mu, send: func(b []byte) error {
+		return server.Send(&pulumirpc.RunPluginResponse{
+			Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b},
+		})
+	}}
+	cmd.Stderr = &streamWriter{mu: &mu, send: func(b []byte) error {
+		return server.Send(&pulumirpc.RunPluginResponse{
+			Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b},
+		})
+	}}
+	code := int32(0)
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return err
+		}
+		code = int32(exitErr.ExitCode())
+	}
+	return server.Send(&pulumirpc.RunPluginResponse{
+		Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code},
+	})
+}
+
+// streamWriter forwards a process's output to the engine as it is written.
+type streamWriter struct {
+	mu   *sync.Mutex
+	send func([]byte) error
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.send(append([]byte(nil), p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
