@@ -36,6 +36,13 @@ export KUBECONFIG="$workdir/kubeconfig"
 log "cluster $cluster up in $((SECONDS - step))s"
 
 step=$SECONDS
+# The provider is installed under its own version and PATH plugins are
+# ignored, so a Python SDK pin that does not match the provider fails here.
 export PULUMI_HOME="$workdir/pulumi-home"
+# shellcheck source=/dev/null
+source "$(dirname "$bin")/versions.env"
+pulumi plugin install resource kubernetes "$PULUMI_KUBERNETES_VERSION" \
+  --file "$bin/pulumi-resource-kubernetes" >/dev/null
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 .venv/bin/python -m pytest -m integration tests/integration -p no:cacheprovider "$@"
 log "tier passed in $((SECONDS - step))s (total $((SECONDS - started))s)"
