@@ -41,10 +41,8 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export GOFLAGS="-buildvcs=false"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 GOVERSION="$(go env GOVERSION)"
-case "$GOVERSION" in
-go1.2[7-9]* | go1.[3-9]* | go1.26.[6-9]* | go1.26.1[0-9]*) ;;
-*) die "found $GOVERSION; Go >= 1.26.6 is needed (e.g. export GOTOOLCHAIN=go1.27.3)" ;;
-esac
+[[ "$(printf '%s\n' go1.26.6 "$GOVERSION" | sort -V | head -n1)" == go1.26.6 ]] ||
+	die "found $GOVERSION; Go >= 1.26.6 is needed (e.g. export GOTOOLCHAIN=go1.27.3)"
 
 # Version of module $2 in go.mod $1 (single-line or block require).
 modver() {
@@ -62,12 +60,14 @@ mkdir -p "$CACHE/parts" "$CACHE/logs" "$CACHE/work"
 exec 9>"$CACHE/.lock"
 command -v flock >/dev/null && { flock -w 3600 9 || die "another build holds $CACHE/.lock"; }
 
-# Hash of the given files/dirs plus recipe and Go version: part identity.
+# Part identity: recipe, Go version, the given strings, and the contents of the
+# wrapper folders among them (names under go/). Relative paths only, so that
+# the id does not depend on where the repo is checked out.
 part_id() {
 	{
 		echo "$RECIPE $GOVERSION $*"
 		for p in "$@"; do
-			if [[ -e $p ]]; then find "$p" -type f -print0 | sort -z | xargs -0 sha256sum; fi
+			if [[ -d $GODIR/$p ]]; then (cd "$GODIR/$p" && find . -type f -print0 | sort -z | xargs -0 sha256sum); fi
 		done
 	} | sha256sum | cut -c1-12
 }
@@ -96,6 +96,7 @@ build_part() {
 	if ((rc != 0)); then
 		log "$name: FAILED after $((SECONDS - t0))s; last lines of $logf:"
 		tail -n 40 "$logf" >&2
+		rm -rf "$dir.tmp"
 		die "$name build failed"
 	fi
 	touch "$dir.tmp/.complete"
@@ -164,10 +165,10 @@ build_kwok() { # kwok + kwokctl; kwokctl's default Kubernetes version = ours
 T0=$SECONDS
 log "Go $GOVERSION; cache $CACHE"
 log "versions: pulumi $PULUMI_VERSION, pulumi-kubernetes provider $PROVIDER_VERSION, kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION"
-build_part pulumi "$PULUMI_VERSION-$(part_id "$GODIR/pulumi")" build_pulumi
+build_part pulumi "$PULUMI_VERSION-$(part_id pulumi)" build_pulumi
 build_part pulumi-kubernetes "$PROVIDER_VERSION-$(part_id "$PROVIDER_PSEUDO $PROVIDER_SDK_V4")" build_provider
-build_part kubernetes "$KUBE_VERSION-$(part_id "$GODIR/kubernetes")" build_kubernetes
-build_part etcd "$ETCD_VERSION-$(part_id "$GODIR/etcd")" build_etcd
+build_part kubernetes "$KUBE_VERSION-$(part_id kubernetes)" build_kubernetes
+build_part etcd "$ETCD_VERSION-$(part_id etcd)" build_etcd
 build_part kwok "$KWOK_VERSION-$(part_id "$KWOK_VERSION $KUBE_VERSION")" build_kwok
 
 # ---- assemble <key>/bin from the parts (hard links) ------------------------

@@ -16,7 +16,8 @@ log "binaries ready in $((SECONDS - started))s"
 cluster="clarissa-it-$$"
 workdir=$(mktemp -d)
 cleanup() {
-  kwokctl delete cluster --name "$cluster" >/dev/null 2>&1 || true
+  kwokctl delete cluster --name "$cluster" --kubeconfig "$workdir/kubeconfig" \
+    >/dev/null 2>&1 || true
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -24,8 +25,9 @@ trap cleanup EXIT
 step=$SECONDS
 # kwokctl logs JSON lines; they are kept in a file and shown only on failure.
 if ! {
-  kwokctl create cluster --name "$cluster" --runtime binary --wait 3m &&
-    kwokctl get kubeconfig --name "$cluster" >"$workdir/kubeconfig" &&
+  # --kubeconfig keeps the cluster out of the user's ~/.kube/config.
+  kwokctl create cluster --name "$cluster" --runtime binary --wait 3m \
+    --kubeconfig "$workdir/kubeconfig" &&
     kwokctl scale node --name "$cluster" --replicas 1
 } >"$workdir/kwokctl.log" 2>&1; then
   cat "$workdir/kwokctl.log" >&2
