@@ -261,13 +261,20 @@ def _relative(path: str, folder: str) -> str:
 
 
 def _pump(run: ContainerRun, stream: IO[str], out: IO[str], case: str) -> None:
+    shown = -1
     for line in stream:
         out.write(f"{run.prefix} {line}")
         out.flush()
-        if run.progress is not None and run.progress.update(line):
-            total = run.progress.total or "?"
+        progress = run.progress
+        if progress is None or not progress.update(line) or not progress.total:
+            continue
+        # One line per tenth of the schedule keeps long runs readable.
+        tenth = progress.done * 10 // progress.total
+        if tenth != shown:
+            shown = tenth
             print(
-                f"{case}: report step {run.progress.done}/{total} done", file=sys.stderr
+                f"{case}: report step {progress.done}/{progress.total} done",
+                file=sys.stderr,
             )
 
 
