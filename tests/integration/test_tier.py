@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,6 +262,23 @@ def test_up_creates_the_objects_and_the_jobs_complete(project: Project) -> None:
     _wait_for_jobs(project, {job["metadata"]["name"] for job in rendering.jobs()})
     outputs = json.loads(project.pulumi("stack", "output", "--json").stdout)
     assert outputs == rendering.outputs
+
+
+def test_rendered_yaml_passes_server_side_dry_run(project: Project) -> None:
+    rendered = subprocess.run(
+        [sys.executable, "-m", "tools.render", "--stack", STACK],
+        cwd=project.folder,
+        env={**project.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    manifest = project.folder / "rendered.yaml"
+    manifest.write_text(rendered.stdout)
+    done = project.kubectl("apply", "--dry-run=server", "-f", str(manifest))
+    assert done.stdout.count("(server dry run)") == len(
+        list(yaml.safe_load_all(rendered.stdout))
+    )
 
 
 def test_second_up_changes_nothing(project: Project) -> None:
