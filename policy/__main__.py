@@ -27,27 +27,18 @@ _LEVELS = {
 
 def policies() -> list[Policy]:
     """Return one CrossGuard policy per rule, at the rule's enforcement level."""
-    built: list[Policy] = []
-    for rule in rules.RULES:
-        if isinstance(rule, rules.StackRule):
-            built.append(
-                StackValidationPolicy(
-                    name=rule.name,
-                    description=rule.description,
-                    validate=_stack_validation(rule),
-                    enforcement_level=_LEVELS[rule.level],
-                )
-            )
-        else:
-            built.append(
-                ResourceValidationPolicy(
-                    name=rule.name,
-                    description=rule.description,
-                    validate=_resource_validation(rule),
-                    enforcement_level=_LEVELS[rule.level],
-                )
-            )
-    return built
+    return [_policy(rule) for rule in rules.RULES]
+
+
+def _policy(rule: rules.ResourceRule | rules.StackRule) -> Policy:
+    # The two policy classes take the same settings but differently typed
+    # validators, so each is built where its validator's type is known.
+    name, description, level = rule.name, rule.description, _LEVELS[rule.level]
+    if isinstance(rule, rules.StackRule):
+        stack = _stack_validation(rule)
+        return StackValidationPolicy(name, description, stack, level)
+    resource = _resource_validation(rule)
+    return ResourceValidationPolicy(name, description, resource, level)
 
 
 def _resource_validation(

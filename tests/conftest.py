@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +19,23 @@ from moto.server import ThreadedMotoServer
 from tools.render import Rendering, render
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def run_tool(
+    module: str,
+    *args: str,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m tools.<module>` as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", f"tools.{module}", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
 
 
 def require_binary(name: str) -> str:

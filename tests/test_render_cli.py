@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, ProjectFactory
+from tests.conftest import REPO, ProjectFactory, run_tool
 
 
 def _render(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.render", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-    )
+    # A bare environment: the render needs neither credentials nor a CLI.
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    return run_tool("render", *args, cwd=cwd, env=env)
 
 
 def test_yaml_stream_holds_every_kubernetes_object_in_apply_order() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import resfo
 
-from tests.conftest import require_binary
+from tests.conftest import require_binary, run_tool
 from tools import results, summary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,11 +63,7 @@ def spe1_cli(spe1_output: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tools.results", "--stack", "dev"]
-    command += ["--case", "spe1", *args]
-    return subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, check=False
-    )
+    return run_tool("results", "--stack", "dev", "--case", "spe1", *args)
 
 
 def _smspec_keywords(smspec: Path) -> list[str]:

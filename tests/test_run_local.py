@@ -7,7 +7,6 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -15,7 +14,13 @@ import numpy as np
 import pytest
 import resfo
 
-from tests.conftest import REPO, ProjectFactory, require_binary, stack_file
+from tests.conftest import (
+    REPO,
+    ProjectFactory,
+    require_binary,
+    run_tool,
+    stack_file,
+)
 from tools import run_local
 from tools.render import render
 
@@ -25,14 +30,7 @@ pytestmark = pytest.mark.simulator
 def _run(
     *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.run_local", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env if env is not None else dict(os.environ),
-    )
+    return run_tool("run_local", *args, env=env)
 
 
 def _bucket(endpoint: str) -> object:
@@ -81,12 +79,9 @@ def test_spe1_runs_and_every_output_file_lands_at_the_results_uri(
     }
 
     summary = tmp_path / "summary"
-    shown = subprocess.run(
-        [
-            sys.executable, "-m", "tools.results", "--stack", "dev",
-            "--case", "spe1case1", "--s3-endpoint", s3_endpoint, "--out", str(summary),
-        ],
-        cwd=REPO, capture_output=True, text=True, check=False,
+    shown = run_tool(
+        "results", "--stack", "dev", "--case", "spe1case1",
+        "--s3-endpoint", s3_endpoint, "--out", str(summary),
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert (summary / "summary.png").stat().st_size > 10_000
@@ -152,11 +147,9 @@ def test_missing_simulator_is_named_with_how_to_install_it(tmp_path: Path) -> No
     (bin_dir / "sh").symlink_to(shutil.which("sh") or "/bin/sh")
     env = {**os.environ, "PATH": str(bin_dir)}
     workdir = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.run_local", "--stack", "dev", "--case",
-         "layered", "--workdir", str(workdir)],
-        cwd=REPO, capture_output=True, text=True, check=False, env=env,
-    )  # fmt: skip
+    done = _run(
+        "--stack", "dev", "--case", "layered", "--workdir", str(workdir), env=env
+    )
     assert done.returncode == 2
     assert "'flow' (container simulator) is not on PATH" in done.stderr
     assert "apt-get install libopm-simulators-bin" in done.stderr

@@ -60,35 +60,29 @@ class Project:
         self, *args: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """Run the Pulumi CLI on the `it` stack."""
-        done = subprocess.run(
-            ["pulumi", *args, "--stack", STACK, "--non-interactive"],
-            cwd=self.folder,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-        if check and done.returncode != 0:
-            pytest.fail(
-                f"pulumi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-            )
-        return done
+        command = ["pulumi", *args, "--stack", STACK, "--non-interactive"]
+        return self._run(command, check=check, timeout=900)
 
     def kubectl(
         self, *args: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl against the cluster."""
+        return self._run(["kubectl", *args], check=check, timeout=120)
+
+    def _run(
+        self, command: list[str], *, check: bool, timeout: int
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            ["kubectl", *args],
+            command,
+            cwd=self.folder,
             env=self.env,
             capture_output=True,
             text=True,
             check=False,
-            timeout=120,
+            timeout=timeout,
         )
         if check and done.returncode != 0:
-            pytest.fail(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+            pytest.fail(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
         return done
 
     def objects(self, kind: str) -> list[dict[str, Any]]:
